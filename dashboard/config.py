@@ -7,6 +7,7 @@ person can act on; a mode with a problem is unavailable, and nothing is sent.
 
 from __future__ import annotations
 
+import difflib
 import os
 import tempfile
 import tomllib
@@ -16,7 +17,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from dashboard.khalti.keys import KeyShapeError, SecretKey, check_base_url
+from dashboard.khalti.keys import (
+    PUBLIC_KEY_SHAPE,
+    SECRET_KEY_SHAPE,
+    KeyShapeError,
+    SecretKey,
+    check_base_url,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_SECRETS_FILE = PROJECT_DIR / ".streamlit" / "secrets.toml"
@@ -93,11 +100,19 @@ def _read_secrets_file(path: Path) -> tuple[dict[str, Any], list[str]]:
     try:
         with path.open("rb") as handle:
             data = tomllib.load(handle)
+    except UnicodeDecodeError:
+        # tomllib decodes the bytes itself and lets this through as a plain ValueError.
+        return {}, [f"{path.name} is not UTF-8 text; its settings were ignored."]
     except (tomllib.TOMLDecodeError, OSError) as exc:
         return {}, [f"{path.name} could not be read ({exc}); its settings were ignored."]
     unknown = sorted(k for k in data if k not in SETTING_NAMES)
-    notes = [f"{path.name}: unknown setting {name} ignored." for name in unknown]
+    notes = [f"{path.name}: unknown setting {k} ignored.{_did_you_mean(k)}" for k in unknown]
     return {k: v for k, v in data.items() if k in SETTING_NAMES}, notes
+
+
+def _did_you_mean(name: str) -> str:
+    close = difflib.get_close_matches(name.upper(), SETTING_NAMES, n=1, cutoff=0.8)
+    return f" Did you mean {close[0]}?" if close else ""
 
 
 def _raw_settings(
@@ -152,8 +167,34 @@ def _mode_config(mode: str, values: Mapping[str, Any]) -> ModeConfig:
         raise ConfigError(
             f"{prefix}_BASE_URL is Khalti's live service ({host}) but the key is a test_ key."
         )
-    public = str(values.get(f"{prefix}_PUBLIC_KEY", "")).strip() or None
-    return ModeConfig(mode=mode, base_url=base_url, secret_key=key, public_key=public)
+    if mode == "test" and host in PRODUCTION_HOSTS:
+        # A live_ key on the live host moves real money; calling that "test" would hide it.
+        raise ConfigError(
+            f"Test mode points at Khalti's live service ({host}); use https://dev.khalti.com."
+        )
+    return ModeConfig(mode=mode, base_url=base_url, secret_key=key)
+
+
+def _public_key(mode: str, values: Mapping[str, Any], problems: list[str]) -> str | None:
+    """The mode's public key if it has the right shape; a wrong one is reported, not echoed."""
+    name = f"KHALTI_{mode.upper()}_PUBLIC_KEY"
+    text = str(values.get(name, "")).strip()
+    if not text:
+        return None
+    if SECRET_KEY_SHAPE.match(text):
+        # Public keys end up in browsers and request bodies; a secret key must not.
+        problems.append(f"{name} holds a secret key, not a public key; it was ignored.")
+        return None
+    if not PUBLIC_KEY_SHAPE.match(text):
+        problems.append(
+            f"{name} is not a Khalti public key (test_public_key_ or live_public_key_ followed "
+            "by 32 hexadecimal characters); it was ignored."
+        )
+        return None
+    if mode == "live" and text.startswith("test_"):
+        problems.append(f"{name} is a test_ key, which live mode cannot use; it was ignored.")
+        return None
+    return text
 
 
 def load_settings(
@@ -167,7 +208,8 @@ def load_settings(
     unavailable: dict[str, str] = {}
     for mode in MODES:
         try:
-            modes[mode] = _mode_config(mode, values)
+            config = _mode_config(mode, values)
+            modes[mode] = replace(config, public_key=_public_key(mode, values, problems))
         except ConfigError as exc:
             unavailable[mode] = str(exc)
             if f"KHALTI_{mode.upper()}_SECRET_KEY" in values:

@@ -25,24 +25,36 @@ def parse_rupees(text: str) -> int:
     if cleaned.startswith("-"):
         raise AmountError("The amount must be more than zero.")
     if not _NUMBER.match(cleaned):
-        raise AmountError(f"“{text.strip()}” is not an amount. Use digits, for example 1,500.50.")
+        raise AmountError(f"“{_shown(text)}” is not an amount. Use digits, for example 1,500.50.")
     try:
         rupees = Decimal(cleaned)
     except InvalidOperation as exc:  # pragma: no cover - the pattern above already rules this out
-        raise AmountError(f"“{text.strip()}” is not an amount.") from exc
+        raise AmountError(f"“{_shown(text)}” is not an amount.") from exc
     if rupees.as_tuple().exponent < -2:  # type: ignore[operator]
         raise AmountError("Rupee amounts have at most two decimals (paisa).")
+    # Compared before multiplying: Decimal arithmetic rounds past 28 digits, so a huge
+    # number would otherwise be reported as a different (rounded) amount.
+    if rupees > MAX_PAISA // PAISA_PER_RUPEE:
+        raise AmountError(
+            f"That is larger than any single payment can be (at most {format_npr(MAX_PAISA)})."
+        )
     paisa = int(rupees * PAISA_PER_RUPEE)
     if paisa <= 0:
         raise AmountError("The amount must be more than zero.")
-    if paisa > MAX_PAISA:
-        raise AmountError(f"{format_npr(paisa)} is larger than any single payment can be.")
     return paisa
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """What the person typed, cut short so a pasted page does not become the message."""
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def rupees(paisa: int) -> Decimal:
     """Exact rupees for a paisa amount, always with two decimals."""
-    return (Decimal(int(paisa)) / PAISA_PER_RUPEE).quantize(Decimal("0.01"))
+    # Built from the digits, not by division: division rounds to the context's 28 digits.
+    sign, digits, _ = Decimal(int(paisa)).as_tuple()
+    return Decimal((sign, digits, -2))
 
 
 def rupees_text(paisa: int) -> str:

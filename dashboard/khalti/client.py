@@ -14,7 +14,8 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
+from urllib3 import BaseHTTPResponse
+from urllib3.exceptions import ConnectTimeoutError, InvalidHeader, MaxRetryError
 from urllib3.util.retry import Retry
 
 from dashboard.khalti.errors import (
@@ -69,6 +70,36 @@ def _sentence(errors: Mapping[str, list[str]]) -> str:
     return "; ".join(parts)
 
 
+class _Retry(Retry):
+    """urllib3's Retry, except that a malformed Retry-After falls back to the backoff.
+
+    urllib3 raises InvalidHeader for "1.5" or "soon", which requests reports as a failed
+    connection: a plain 503 would then read as "Khalti did not answer".
+    """
+
+    def get_retry_after(self, response: BaseHTTPResponse) -> float | None:
+        try:
+            return super().get_retry_after(response)
+        except InvalidHeader:
+            return None
+
+
+class _KeyAuth(requests.auth.AuthBase):
+    """Khalti's `Authorization: Key …` header, set as requests auth.
+
+    Passing an auth object also stops requests from filling in credentials from a
+    ~/.netrc entry, which would replace the header or send other secrets to Khalti.
+    """
+
+    def __init__(self, key: SecretKey | None) -> None:
+        self._key = key
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        if self._key is not None:
+            request.headers["Authorization"] = f"Key {self._key.reveal()}"
+        return request
+
+
 def _was_never_sent(exc: requests.RequestException) -> bool:
     """True when the connection could not be opened, so the request cannot have arrived."""
     if isinstance(exc, requests.exceptions.ConnectTimeout):
@@ -105,7 +136,7 @@ class KhaltiClient:
         self, retries: int, backoff: float, retry_after_max: float
     ) -> requests.Session:
         def policy(methods: frozenset[str]) -> Retry:
-            return Retry(
+            return _Retry(
                 total=retries,
                 connect=retries,
                 read=retries,
@@ -160,8 +191,6 @@ class KhaltiClient:
     ) -> tuple[int, Any]:
         url = self.base_url + path
         headers = {"Accept": "application/json"}
-        if authenticated:
-            headers["Authorization"] = f"Key {self._key.reveal()}"
         started = time.monotonic()
         try:
             response = self._session.request(
@@ -170,6 +199,7 @@ class KhaltiClient:
                 params=params,
                 json=json,
                 headers=headers,
+                auth=_KeyAuth(self._key if authenticated else None),
                 timeout=self.timeout,
                 allow_redirects=False,
             )
@@ -188,9 +218,11 @@ class KhaltiClient:
             ) from None
         elapsed_ms = (time.monotonic() - started) * 1000
         log.info("%s %s -> %s in %.0f ms", method, path, response.status_code, elapsed_ms)
-        return self._answer(response, accept_statuses)
+        return self._answer(response, accept_statuses, moves_money=moves_money)
 
-    def _answer(self, response: requests.Response, accept: frozenset[int]) -> tuple[int, Any]:
+    def _answer(
+        self, response: requests.Response, accept: frozenset[int], *, moves_money: bool = False
+    ) -> tuple[int, Any]:
         status = response.status_code
         request_id = response.headers.get("X-Request-Id")
         try:
@@ -221,14 +253,20 @@ class KhaltiClient:
         if status == 404:
             raise NotFoundError(f"Khalti has no such record ({detail}).", **common)
         if status == 429:
-            retry_after = (
-                Retry.parse_retry_after(response.headers["Retry-After"])
-                if (response.headers.get("Retry-After", "").strip().isdigit())
-                else None
-            )
+            wait = response.headers.get("Retry-After", "").strip()
+            retry_after = float(wait) if wait.isdigit() else None
             raise RateLimitError(
                 "Khalti is limiting how fast we may ask. Wait a minute and try again.",
                 retry_after=retry_after,
+                **common,
+            )
+        if status >= 500 and moves_money:
+            # A gateway's 502/504, or a crash after the write, does not say the money did
+            # not move; calling it a plain failure would invite sending it a second time.
+            raise OutcomeUnknownError(
+                f"Khalti answered with an error (HTTP {status}) after receiving the request, so "
+                "it may or may not have gone through. Check the payment's status before "
+                "trying again.",
                 **common,
             )
         if status >= 500:
@@ -290,7 +328,14 @@ class KhaltiClient:
         if mobile:
             body["mobile"] = mobile
         path = f"/api/merchant-transaction/{_segment(idx)}/refund/"
-        _, answer = self._request("POST", path, json=body, moves_money=True)
+        status, answer = self._request("POST", path, json=body, moves_money=True)
+        if not isinstance(answer, Mapping):
+            raise UnexpectedResponseError(
+                "Khalti accepted the refund request but its answer is not a JSON object; "
+                "check the transaction's state before refunding again.",
+                http_status=status,
+                body=answer,
+            )
         return RefundResult(detail=str(answer.get("detail", "")), raw=answer)
 
     def checkout_initiate(
@@ -405,6 +450,11 @@ class KhaltiClient:
             isinstance(body, Mapping) and "status" in body and "pidx" in body
         ):
             errors = _field_errors(body)
+            # The contract leaves the code of an unknown pidx open; a 400 "Not found." is it.
+            if any("not found" in text.lower() for text in errors.get("detail", [])):
+                raise NotFoundError(
+                    "Khalti has no ePayment with this pidx.", http_status=status, body=body
+                )
             raise ValidationError(
                 f"Khalti refused the lookup: {_sentence(errors) or 'no details'}",
                 field_errors=errors,

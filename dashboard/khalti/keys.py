@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 SECRET_KEY_SHAPE = re.compile(r"^(test|live)_secret_key_[0-9a-f]{32}$")
 PUBLIC_KEY_SHAPE = re.compile(r"^(test|live)_public_key_[0-9a-f]{32}$")
+_KEY_INSIDE = re.compile(r"(test|live)_(secret|public)_key_", re.IGNORECASE)
 
 
 class KeyShapeError(ValueError):
@@ -73,14 +74,22 @@ def is_loopback_host(host: str) -> bool:
 def check_base_url(url: str) -> str:
     """Normalise a Khalti base URL; refuse anything but HTTPS, or plain HTTP on loopback."""
     text = (url or "").strip().rstrip("/")
+    if _KEY_INSIDE.search(text):
+        # A key pasted into the address setting must not be echoed back in the message.
+        raise KeyShapeError("The base URL setting holds a Khalti key, not a web address.")
     parts = urlsplit(text)
     if parts.scheme not in {"https", "http"} or not parts.hostname:
         raise KeyShapeError(f"“{text}” is not a web address such as https://khalti.com.")
-    if parts.username or parts.password or parts.query or parts.fragment:
+    # "?" and "#" count even when empty: paths appended after them would not be paths.
+    if parts.username or parts.password or "?" in text or "#" in text:
         raise KeyShapeError(f"“{parts.hostname}”: a Khalti base URL has no login, query or #.")
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when it is read
+    except ValueError:
+        raise KeyShapeError(f"“{text}” has an impossible port number.") from None
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise KeyShapeError(
             f"http://{parts.hostname} is not encrypted; the secret key is only sent over "
             "HTTPS (plain HTTP is allowed to this computer only)."
         )
-    return text
+    return urlunsplit((parts.scheme, parts.netloc.lower(), parts.path, "", ""))

@@ -5,6 +5,7 @@ Every model keeps the raw answer in `raw`, so fields Khalti adds later are never
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,14 +24,18 @@ def _require(data: Mapping[str, Any], key: str, what: str) -> Any:
     return data[key]
 
 
-def _paisa(value: Any, key: str, what: str) -> int:
-    # bool is an int in Python; an amount of True is a broken answer, not 1 paisa.
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise UnexpectedResponseError(f"Khalti's {what} answer has a non-integer “{key}”.")
-    try:
+_WHOLE_NUMBER = re.compile(r"-?[0-9]+")
+
+
+def _integer(value: Any, key: str, what: str) -> int:
+    # bool is an int in Python; an amount of True is a broken answer, not 1 paisa. Strings
+    # are held to ASCII digits: int() would also take "1_000", " 7 " and Devanagari digits.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value):
         return int(value)
-    except ValueError as exc:
-        raise UnexpectedResponseError(f"Khalti's {what} answer has a non-integer “{key}”.") from exc
+    shown = repr(value) if len(repr(value)) <= 40 else type(value).__name__
+    raise UnexpectedResponseError(f"Khalti's {what} answer has a non-integer “{key}” ({shown}).")
 
 
 def _time(value: Any, key: str, what: str) -> datetime:
@@ -96,8 +101,8 @@ class Transaction:
             idx=str(_require(data, "idx", what)),
             type_name=type_name or "Unknown",
             state_name=state_name or "Unknown",
-            amount=_paisa(_require(data, "amount", what), "amount", what),
-            fee_amount=0 if fee is None else _paisa(fee, "fee_amount", what),
+            amount=_integer(_require(data, "amount", what), "amount", what),
+            fee_amount=0 if fee is None else _integer(fee, "fee_amount", what),
             refunded=bool(data.get("refunded", False)),
             created_on=_time(_require(data, "created_on", what), "created_on", what),
             ebanker=ebanker,
@@ -127,13 +132,18 @@ class TransactionPage:
         if not isinstance(records, list):
             raise UnexpectedResponseError("Khalti's transaction list answer has no records list.")
         span = data.get("record_range")
-        record_range = (int(span[0]), int(span[1])) if isinstance(span, list | tuple) else None
+        record_range = None
+        if isinstance(span, list | tuple) and len(span) == 2:
+            record_range = (
+                _integer(span[0], "record_range", what),
+                _integer(span[1], "record_range", what),
+            )
         raw = {k: v for k, v in data.items() if k != "records"}
         return cls(
             records=[Transaction.from_api(r, what) for r in records],
-            current_page=int(data.get("current_page") or 1),
-            total_pages=int(data.get("total_pages") or 0),
-            total_records=int(data.get("total_records") or 0),
+            current_page=_integer(data.get("current_page") or 1, "current_page", what),
+            total_pages=_integer(data.get("total_pages") or 0, "total_pages", what),
+            total_records=_integer(data.get("total_records") or 0, "total_records", what),
             next_url=data.get("next"),
             previous_url=data.get("previous"),
             record_range=record_range,
@@ -211,9 +221,9 @@ class LookupResult:
         return cls(
             pidx=str(_require(data, "pidx", what)),
             status=str(_require(data, "status", what)),
-            total_amount=None if total is None else _paisa(total, "total_amount", what),
+            total_amount=None if total is None else _integer(total, "total_amount", what),
             transaction_id=data.get("transaction_id"),
-            fee=None if fee is None else _paisa(fee, "fee", what),
+            fee=None if fee is None else _integer(fee, "fee", what),
             refunded=bool(data.get("refunded", False)),
             http_status=http_status,
             raw=dict(data),
@@ -257,7 +267,7 @@ class CheckoutConfirmation:
         data = _mapping(data, what)
         return cls(
             token=str(_require(data, "token", what)),
-            amount=_paisa(_require(data, "amount", what), "amount", what),
+            amount=_integer(_require(data, "amount", what), "amount", what),
             mobile=data.get("mobile"),
             product_identity=data.get("product_identity"),
             product_name=data.get("product_name"),
