@@ -1,0 +1,5 @@
+"""An offline Khalti merchant API, for the dashboard's demo mode and for tests."""
+
+from dashboard.sandbox.server import SandboxServer
+
+__all__ = ["SandboxServer"]
