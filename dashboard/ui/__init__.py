@@ -1,0 +1,1 @@
+"""Streamlit helpers shared by the pages: page context, filters, sections, sidebar."""
