@@ -1,7 +1,7 @@
 """Shared fixtures: a Store on every available backend, and a Transaction factory.
 
 SQLite always runs (a temporary file). PostgreSQL runs when KHALTI_TEST_PG_URL points
-at a server (`eval "$(bash .ci/postgres.sh)"` starts one); each test then gets its own
+at a server (`eval "$(bash scripts/test-postgres.sh)"` starts one); each test then gets its own
 fresh schema, dropped afterwards.
 """
 

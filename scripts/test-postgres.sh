@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start (or reuse) a throwaway PostgreSQL 15 for the store tests, then print the line
 #   export KHALTI_TEST_PG_URL=postgresql+psycopg://postgres@127.0.0.1:54329/khalti_test
-# on stdout, so a caller can run:  eval "$(bash .ci/postgres.sh)"
+# on stdout, so a caller can run:  eval "$(bash scripts/test-postgres.sh)"
 # Everything else goes to stderr. Safe to run again: it reuses a running server.
 # Without PostgreSQL binaries it warns and exits 0, and the PostgreSQL tests skip.
 set -euo pipefail
@@ -11,7 +11,7 @@ DATA="${KHALTI_PG_DATA:-/tmp/khalti-pg15}"
 DB="${KHALTI_PG_DB:-khalti_test}"
 RUN_AS=postgres
 
-log() { echo "postgres.sh: $*" >&2; }
+log() { echo "test-postgres.sh: $*" >&2; }
 
 BIN=""
 for candidate in /usr/lib/postgresql/15/bin "$(dirname "$(command -v pg_ctl 2>/dev/null || echo /nonexistent/x)")"; do
