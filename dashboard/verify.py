@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -417,13 +417,31 @@ def check_status(
 ) -> CheckResult:
     """Ask Khalti (read only) where a checkout payment stands, and record the answer."""
     answer = _ask_status(client, token, amount_paisa)
-    result = _record(store, mode, action, token, amount_paisa, answer, operator, now or now_utc())
-    _settle_unknown_verify(store, mode, token, amount_paisa, answer)
+    at = now or now_utc()
+    result = _record(store, mode, action, token, amount_paisa, answer, operator, at)
+    _settle_unknown_verify(store, mode, token, amount_paisa, answer, at)
     return result
 
 
+# Far longer than any verify request can take (connect + read timeouts): a claim still
+# "sending" after this belongs to a desk that stopped mid-request (crash, restart).
+STALE_SENDING = timedelta(minutes=2)
+
+
+def is_unsettled(existing: Mapping[str, Any], now: datetime) -> bool:
+    """Whether a verify claim's outcome is unknown: its answer was lost, or it was abandoned."""
+    if existing.get("outcome") == "unknown":
+        return True
+    started = existing.get("started_at")
+    return (
+        existing.get("outcome") == "sending"
+        and isinstance(started, datetime)
+        and now - started > STALE_SENDING
+    )
+
+
 def _settle_unknown_verify(
-    store: Store, mode: str, token: str, amount_paisa: int, answer: _Answer
+    store: Store, mode: str, token: str, amount_paisa: int, answer: _Answer, now: datetime
 ) -> None:
     """A verify whose answer was lost is settled by the next status check that can tell.
 
@@ -431,7 +449,7 @@ def _settle_unknown_verify(
     be sent again. Other answers (or a different amount) leave it blocked.
     """
     existing = store.money_action(mode, "verify", token)
-    if not existing or existing["outcome"] != "unknown":
+    if not existing or not is_unsettled(existing, now):
         return
     if existing["amount_paisa"] != amount_paisa or answer.error:
         return
@@ -471,7 +489,7 @@ def duplicate_message(existing: Mapping[str, Any]) -> str:
     outcome = existing.get("outcome")
     if outcome == "succeeded":
         what = "This payment was already verified"
-    elif outcome == "unknown":
+    elif is_unsettled(existing, now_utc()):
         what = "A verification for this payment was already sent and its outcome is unknown"
     else:
         what = "A verification for this payment is already being sent"

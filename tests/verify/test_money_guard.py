@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 
 from dashboard.khalti import KhaltiClient
+from dashboard.nptime import now_utc
 from dashboard.sandbox import SandboxServer
 from dashboard.verify import (
+    STALE_SENDING,
     Decision,
     DuplicateActionError,
     InputError,
@@ -182,6 +185,29 @@ def test_lost_request_is_unknown_until_a_status_check_shows_it_never_arrived(
     assert store.money_action("test", "verify", token)["outcome"] == "failed"
     again = verify_checkout(client, store, "test", token, 150000, OPERATOR)
     assert again.verdict.decision is Decision.DELIVER
+    assert _verifies(sandbox) == 1
+
+
+def test_claim_abandoned_mid_send_is_settled_by_a_later_status_check(
+    sandbox: SandboxServer, client: KhaltiClient, store
+) -> None:
+    token = _confirmed_payment(client)
+    # A desk claimed the verify and stopped before sending or recording anything.
+    store.begin_money_action("test", "verify", token, 150000, OPERATOR)
+    with pytest.raises(DuplicateActionError):
+        verify_checkout(client, store, "test", token, 150000, OPERATOR)
+
+    # While the claim is young a request may still be in flight: a check settles nothing.
+    check_status(client, store, "test", token, 150000, OPERATOR)
+    assert store.money_action("test", "verify", token)["outcome"] == "sending"
+
+    later = now_utc() + STALE_SENDING + timedelta(seconds=1)
+    status = check_status(client, store, "test", token, 150000, OPERATOR, now=later)
+    assert status.verdict.khalti_state == "Confirmed"
+    assert store.money_action("test", "verify", token)["outcome"] == "failed"
+    assert verify_checkout(client, store, "test", token, 150000, OPERATOR).verdict.decision is (
+        Decision.DELIVER
+    )
     assert _verifies(sandbox) == 1
 
 
