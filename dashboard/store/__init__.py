@@ -27,6 +27,7 @@ from dashboard.store.models import (
     MODES,
     AuditRecord,
     DuplicateActionError,
+    StoreUnavailableError,
     TxFilter,
     UpsertCounts,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "DuplicateActionError",
     "SchemaTooNewError",
     "Store",
+    "StoreUnavailableError",
     "TxFilter",
     "UpsertCounts",
 ]

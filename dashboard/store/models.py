@@ -117,6 +117,10 @@ class AuditRecord:
     id: int | None = None
 
 
+class StoreUnavailableError(Exception):
+    """The database could not be opened: bad URL, server down, or no permission."""
+
+
 class DuplicateActionError(Exception):
     """A money-moving call for this reference was already sent, or may have been."""
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, Row
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from dashboard.khalti.models import Transaction
 from dashboard.nptime import (
@@ -33,6 +33,7 @@ from dashboard.store.models import (
     MONEY_OUTCOMES,
     AuditRecord,
     DuplicateActionError,
+    StoreUnavailableError,
     TxFilter,
     UpsertCounts,
     check_day_range,
@@ -205,12 +206,23 @@ class Store:
     """
 
     def __init__(self, url: str | sa.URL) -> None:
-        self._engine = create_store_engine(url)
+        try:
+            self._engine = create_store_engine(url)
+        except (SQLAlchemyError, OSError, ValueError) as exc:
+            # The message names the problem, never the URL (it may hold a password).
+            reason = type(exc).__name__
+            raise StoreUnavailableError(f"the database URL is unusable ({reason})") from exc
         self._dialect = self._engine.dialect.name
         if self._dialect not in ("sqlite", "postgresql"):
             self._engine.dispose()
             raise ValueError(f"the store supports SQLite and PostgreSQL, not {self._dialect}")
-        migrate(self._engine)
+        try:
+            migrate(self._engine)
+        except (SQLAlchemyError, OSError) as exc:
+            self._engine.dispose()
+            raise StoreUnavailableError(
+                f"the database could not be opened ({type(exc).__name__})"
+            ) from exc
 
     # -- housekeeping ---------------------------------------------------------------
 

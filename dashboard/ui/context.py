@@ -14,14 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import streamlit as st
-from sqlalchemy.exc import SQLAlchemyError
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from dashboard.config import MODES, ConfigError, ModeConfig, Settings, load_settings
 from dashboard.demo import DemoEnvironment, start_demo
 from dashboard.khalti import KhaltiClient
-from dashboard.store import SchemaTooNewError, Store
+from dashboard.store import SchemaTooNewError, Store, StoreUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +72,7 @@ def open_store(url: str) -> Store | None:
             "dashboard, or point KHALTI_DASHBOARD_DB at another database.",
             icon=":material/database:",
         )
-    except (SQLAlchemyError, OSError) as exc:
+    except StoreUnavailableError as exc:
         log.warning("cannot open the database: %s", type(exc).__name__)
         st.error(
             "The dashboard's database could not be opened. Check KHALTI_DASHBOARD_DB on the "
