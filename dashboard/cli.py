@@ -27,7 +27,7 @@ from dashboard.export import (
     export_to_path,
 )
 from dashboard.sandbox import cli as sandbox_cli
-from dashboard.sync import SyncProgress, client_for, sync_once
+from dashboard.sync import SyncProgress, sync_once
 
 if TYPE_CHECKING:
     from dashboard.store import Store
@@ -210,7 +210,7 @@ def run_sync(args: argparse.Namespace) -> int:
         bar.set_postfix(records=f"{step.records:,}", refresh=False)
 
     try:
-        with client_for(config) as client:
+        with config.client() as client:
             result = sync_once(
                 client,
                 store,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from dashboard.khalti.client import KhaltiClient
 from dashboard.khalti.keys import (
     PUBLIC_KEY_SHAPE,
     SECRET_KEY_SHAPE,
@@ -66,6 +67,12 @@ class ModeConfig:
     @property
     def is_live(self) -> bool:
         return self.mode == "live"
+
+    def client(self, **options: Any) -> KhaltiClient:
+        """A new client for this mode (options go to KhaltiClient); the key stays inside."""
+        return KhaltiClient(
+            self.secret_key, base_url=self.base_url, public_key=self.public_key, **options
+        )
 
 
 @dataclass(frozen=True)

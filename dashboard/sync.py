@@ -607,11 +607,6 @@ def freshness(store: Store, mode: str, now: datetime | None = None) -> Freshness
 # -- the background scheduler -------------------------------------------------------------
 
 
-def client_for(config: ModeConfig) -> KhaltiClient:
-    """A client for one configured mode; the key stays inside the config and the client."""
-    return KhaltiClient(config.secret_key, base_url=config.base_url, public_key=config.public_key)
-
-
 _LOCKS: dict[tuple[str, str], threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
 
@@ -672,7 +667,7 @@ class SyncScheduler:
     store: Store
     interval_s: float | None = None  # None: settings.sync_interval_minutes; 0: no thread
     concurrency: int = 4
-    client_factory: Callable[[ModeConfig], KhaltiClient] = client_for
+    client_factory: Callable[[ModeConfig], KhaltiClient] = ModeConfig.client
     _records: dict[str, _ModeRecord] = field(default_factory=dict, init=False, repr=False)
     _guard: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _stop: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
@@ -831,7 +826,6 @@ __all__ = [
     "SyncScheduler",
     "SyncStatus",
     "ago_text",
-    "client_for",
     "describe",
     "freshness",
     "mode_lock",

@@ -105,10 +105,7 @@ def current_mode() -> str:
 
 def client_for(ctx: PageContext, **options: Any) -> KhaltiClient:
     """A fresh client for the page's mode (options go to KhaltiClient); never keep it around."""
-    config = ctx.config
-    return KhaltiClient(
-        config.secret_key, base_url=config.base_url, public_key=config.public_key, **options
-    )
+    return ctx.config.client(**options)
 
 
 def titled(ctx_or_mode: PageContext | str, title: str) -> str:

@@ -19,7 +19,6 @@ from dashboard.sync import (
     SyncProgress,
     SyncScheduler,
     ago_text,
-    client_for,
     describe,
     freshness,
     sync_once,
@@ -253,7 +252,7 @@ def test_an_unexpected_error_becomes_a_readable_result(
     result = scheduler.run_now("test")
     assert not result.ok and "unexpected problem (RuntimeError)" in result.error
     # The lock was released: a working client syncs at once.
-    scheduler.client_factory = client_for
+    scheduler.client_factory = ModeConfig.client
     assert scheduler.run_now("test").ok
     store.close()
 
@@ -287,7 +286,7 @@ def test_status_shows_a_sync_run_elsewhere(
     watcher = SyncScheduler(settings_for(tmp_path, db_url, sandbox), app_store, interval_s=0)
     assert watcher.status("test").last_success_at is None
 
-    with client_for(watcher.settings.require("test")) as khalti:
+    with watcher.settings.require("test").client() as khalti:
         assert sync_once(khalti, cli_store, "test").ok  # as `python -m dashboard sync` does
 
     seen = watcher.status("test")
